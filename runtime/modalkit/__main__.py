@@ -1,0 +1,3 @@
+from modalkit.cli import main
+
+main()
