@@ -67,10 +67,18 @@ def serve(
     if reaper:
         reaper_thread = ReaperThread(Lifecycle(backends, deployment), deployment.reaper_interval)
         reaper_thread.start()
-    typer.echo(f"modalkit: serving {file} on http://{host}:{port} ({workers} worker(s), backend {deployment.backend})")
+    typer.echo(
+        f"modalkit: serving {file} on http://{host}:{port}"
+        f" ({workers} worker(s), backend {deployment.backend})"
+    )
     try:
         uvicorn.run(
-            loaded.app, host=host, port=port, access_log=access_log, log_level="warning", timeout_graceful_shutdown=5
+            loaded.app,
+            host=host,
+            port=port,
+            access_log=access_log,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
         )
     finally:
         if reaper_thread is not None:
@@ -160,7 +168,9 @@ def reap(file: ServiceFile) -> None:
 
 @aws_app.command("bootstrap")
 def aws_bootstrap(
-    config: Annotated[Path | None, typer.Option(help="a modalkit.yaml (default: MODALKIT_CONFIG or ./modalkit.yaml)")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="a modalkit.yaml (default: MODALKIT_CONFIG or ./modalkit.yaml)")
+    ] = None,
 ) -> None:
     """Create the table, queues and bucket that the config names, where missing."""
     from modalkit.settings import load_settings

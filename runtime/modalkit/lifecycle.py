@@ -117,12 +117,12 @@ class Lifecycle:
     # -- finish ------------------------------------------------------------------------------
     def complete(self, job: Job, output_json: str) -> bool:
         """Store the output and mark the job completed; False if the job was no longer ours."""
-        changes: dict[str, object] = {"output": output_json, "output_ref": None}
+        output: str | None = output_json
         key = None
         if len(output_json) > self.deployment.inline_limit:
             key = result_key(job)
             self.blobs.put(key, output_json.encode())
-            changes = {"output": None, "output_ref": key}
+            output = None
         now = self.clock()
         try:
             done = self.store.move(
@@ -133,7 +133,8 @@ class Lifecycle:
                 finished_at=now,
                 progress=1.0,
                 error=None,
-                **changes,
+                output=output,
+                output_ref=key,
             )
         except JobConflict:
             if key is not None:
@@ -146,7 +147,12 @@ class Lifecycle:
         now = self.clock()
         try:
             done = self.store.move(
-                job.job_id, JobStatus.FAILED, expect=(JobStatus.PROCESSING,), now=now, finished_at=now, error=error
+                job.job_id,
+                JobStatus.FAILED,
+                expect=(JobStatus.PROCESSING,),
+                now=now,
+                finished_at=now,
+                error=error,
             )
         except JobConflict:
             return False
@@ -163,7 +169,11 @@ class Lifecycle:
             return JobStatus.FAILED
         try:
             self.store.move(
-                job.job_id, JobStatus.PENDING, expect=(JobStatus.PROCESSING,), now=self.clock(), error=reason,
+                job.job_id,
+                JobStatus.PENDING,
+                expect=(JobStatus.PROCESSING,),
+                now=self.clock(),
+                error=reason,
                 worker=None,
             )
         except JobConflict:
@@ -255,7 +265,9 @@ class Lifecycle:
         report.failed.append(job.job_id)
         self._notify(done, done.failure_queue, None)
 
-    def _requeue(self, job: Job, expect: JobStatus, now: float, error: str | None, report: ReapReport) -> None:
+    def _requeue(
+        self, job: Job, expect: JobStatus, now: float, error: str | None, report: ReapReport
+    ) -> None:
         try:
             moved = self.store.move(
                 job.job_id,
@@ -297,8 +309,13 @@ class Lifecycle:
         error = f"dead-lettered after {job.attempts} attempts: {job.error or 'the worker kept dying'}"
         try:
             done = self.store.move(
-                job_id, JobStatus.FAILED, expect=(job.status,), expect_updated_at=job.updated_at, now=now,
-                finished_at=now, error=error,
+                job_id,
+                JobStatus.FAILED,
+                expect=(job.status,),
+                expect_updated_at=job.updated_at,
+                now=now,
+                finished_at=now,
+                error=error,
             )
         except JobConflict:
             return

@@ -156,7 +156,9 @@ class JobService:
     def get(self, owner: str, job_id: str) -> Job:
         job = self.store.get(job_id, self.clock())
         if job is None or job.owner != owner:
-            raise JobNotFound(f"job {job_id} not found (unknown, expired, deleted or not yours)", job_id=job_id)
+            raise JobNotFound(
+                f"job {job_id} not found (unknown, expired, deleted or not yours)", job_id=job_id
+            )
         return job
 
     def queue_position(self, job: Job) -> int | None:
@@ -209,7 +211,9 @@ class JobService:
             )
         except JobConflict as lost:
             state = lost.current.status if lost.current else "gone"
-            raise JobConflict(f"job {job_id} is already {state}; only active jobs can be cancelled", lost.current)
+            raise JobConflict(
+                f"job {job_id} is already {state}; only active jobs can be cancelled", lost.current
+            ) from None
 
     def delete(self, owner: str, job_id: str) -> None:
         job = self.get(owner, job_id)

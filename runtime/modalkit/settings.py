@@ -191,17 +191,14 @@ def config_files(settings_cls: type[BaseSettings] = Settings) -> list[Path]:
     configured = settings_cls.model_config.get("yaml_file")
     if configured is None:
         return []
-    if isinstance(configured, (str, os.PathLike)):
-        return [Path(configured)]
-    return [Path(p) for p in configured]
+    if isinstance(configured, (list, tuple)):
+        return [Path(str(p)) for p in configured]
+    return [Path(str(configured))]
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings, or one `ConfigError` that names the file and the key at fault."""
-    try:
-        files = config_files()
-    except ConfigError:
-        raise
+    files = config_files()
     where = ", ".join(str(p) for p in files if p.is_file()) or "defaults"
     try:
         return Settings(**overrides)

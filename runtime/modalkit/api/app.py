@@ -99,7 +99,6 @@ def create_app(
     Owner = Annotated[str, Depends(owner)]
     Jobs = Annotated[JobService, Depends(holder.get)]
     ModelName = Annotated[str | None, Query(description="which model entry runs the job")]
-    IdempotencyKey = Annotated[str | None, Query(include_in_schema=False)]
 
     def submission(payload: BaseModel, model_name: str | None) -> Submission:
         return Submission(
@@ -171,10 +170,19 @@ def create_app(
         upload_id, url = jobs.upload_target(who)
         if url.startswith("/"):
             url = str(request.base_url).rstrip("/") + url
-        return {"upload_id": upload_id, "url": url, "method": "PUT", "expires_in": deployment.aws.presign_expiry}
+        return {
+            "upload_id": upload_id,
+            "url": url,
+            "method": "PUT",
+            "expires_in": deployment.aws.presign_expiry,
+        }
 
     @app.post(
-        "/async/predict_uploaded", status_code=202, response_model=JobAccepted, responses=_ERRORS, tags=["jobs"]
+        "/async/predict_uploaded",
+        status_code=202,
+        response_model=JobAccepted,
+        responses=_ERRORS,
+        tags=["jobs"],
     )
     def predict_uploaded(
         body: UploadedInput, request: Request, who: Owner, jobs: Jobs, model_name: ModelName = None
@@ -185,7 +193,11 @@ def create_app(
         return accepted(job, created)
 
     @app.get(
-        "/async/status/{job_id}", response_model=JobView, response_model_exclude_none=True, responses=_ERRORS, tags=["jobs"]
+        "/async/status/{job_id}",
+        response_model=JobView,
+        response_model_exclude_none=True,
+        responses=_ERRORS,
+        tags=["jobs"],
     )
     def status(job_id: str, who: Owner, jobs: Jobs) -> dict[str, Any]:
         job = jobs.get(who, job_id)
@@ -224,7 +236,11 @@ def create_app(
         return render_result(job, jobs)
 
     @app.post(
-        "/async/cancel/{job_id}", response_model=JobView, response_model_exclude_none=True, responses=_ERRORS, tags=["jobs"]
+        "/async/cancel/{job_id}",
+        response_model=JobView,
+        response_model_exclude_none=True,
+        responses=_ERRORS,
+        tags=["jobs"],
     )
     def cancel(job_id: str, who: Owner, jobs: Jobs) -> dict[str, Any]:
         return job_view(jobs.cancel(who, job_id))

@@ -39,7 +39,9 @@ class SqliteQueue(TaskQueue):
         clock: Callable[[], float] = time.time,
         synchronous: str = "NORMAL",
     ) -> None:
-        self.db = path if isinstance(path, Database) else Database(path, synchronous=synchronous, schema=_SCHEMA)
+        self.db = (
+            path if isinstance(path, Database) else Database(path, synchronous=synchronous, schema=_SCHEMA)
+        )
         self.name = name
         self.max_receive_count = max_receive_count
         self.dead_letter_name = dead_letter_name

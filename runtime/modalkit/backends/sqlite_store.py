@@ -107,7 +107,8 @@ class SqliteJobStore(JobStore):
             if row is not None:
                 return KeyBinding(job_id=row["job_id"], request_hash=row["request_hash"])
             conn.execute(
-                "INSERT OR REPLACE INTO idempotency (key, request_hash, job_id, expires_at) VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO idempotency (key, request_hash, job_id, expires_at)"
+                " VALUES (?, ?, ?, ?)",
                 (key, request_hash, job_id, expires_at),
             )
         return None

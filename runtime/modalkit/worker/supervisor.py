@@ -95,7 +95,9 @@ class Worker:
                 self.queue.change_visibility([m.receipt for m in self._prefetched], 0)
                 self._prefetched = []
             self.child.stop()
-            log.info("worker stopped", extra={"batches": self.stats.batches, "completed": self.stats.completed})
+            log.info(
+                "worker stopped", extra={"batches": self.stats.batches, "completed": self.stats.completed}
+            )
         return self.stats
 
     # -- one batch ---------------------------------------------------------------------------
@@ -151,7 +153,10 @@ class Worker:
         stop_deadline: float | None = None
         while True:
             now = time.monotonic()
-            wait = max(0.0, min(next_beat, started + timeout, cancel_deadline or now + 1, stop_deadline or now + 1) - now)
+            wait = max(
+                0.0,
+                min(next_beat, started + timeout, cancel_deadline or now + 1, stop_deadline or now + 1) - now,
+            )
             try:
                 event = self.child.poll(min(wait, 0.2))
             except ChildDied as died:
@@ -202,14 +207,18 @@ class Worker:
         receipts = [held.message.receipt for held in batch] + [m.receipt for m in self._prefetched]
         self.queue.change_visibility(receipts, self.deployment.visibility_timeout)
         seen = self.store.touch([held.job.job_id for held in batch], self.clock(), self.worker_id)
-        return {job_id for job_id, job in seen.items() if job is None or job.status is not JobStatus.PROCESSING}
+        return {
+            job_id for job_id, job in seen.items() if job is None or job.status is not JobStatus.PROCESSING
+        }
 
     # -- endings -----------------------------------------------------------------------------
     def _store_outcomes(self, batch: list[Claimed], outcomes: tuple[Outcome, ...], seconds: float) -> None:
         by_id = {o.job_id: o for o in outcomes}
         finished: list[Job] = []
         for held in batch:
-            outcome = by_id.get(held.job.job_id) or Outcome(held.job.job_id, error="the pipeline gave no output")
+            outcome = by_id.get(held.job.job_id) or Outcome(
+                held.job.job_id, error="the pipeline gave no output"
+            )
             if outcome.output is not None:
                 if self.lifecycle.complete(held.job, outcome.output):
                     self.stats.completed += 1
@@ -217,7 +226,9 @@ class Worker:
             elif self.lifecycle.fail(held.job, outcome.error or "failed"):
                 self.stats.failed += 1
         self.queue.delete([held.message.receipt for held in batch])
-        emit_batch_metrics(len(batch), len(finished), seconds, [self.clock() - j.created_at for j in finished])
+        emit_batch_metrics(
+            len(batch), len(finished), seconds, [self.clock() - j.created_at for j in finished]
+        )
 
     def _finish_all(self, batch: list[Claimed], error: str) -> None:
         for held in batch:
