@@ -101,6 +101,7 @@ class JobService:
         for index, item in enumerate(items):
             job_id = new_job_id()
             request_hash = _hash(item.model_name, item.payload, item.input_ref)
+            key = None
             if idempotency_key is not None:
                 key = _scoped_key(owner, idempotency_key, index if len(items) > 1 else None)
                 binding = self.store.claim_key(key, request_hash, job_id, now + ttl, now)
@@ -126,7 +127,7 @@ class JobService:
                 model_name=item.model_name,
                 input=item.payload if item.input_ref is None else None,
                 input_ref=item.input_ref,
-                idempotency_key=idempotency_key,
+                idempotency_key=key,
                 request_hash=request_hash,
                 success_queue=item.success_queue,
                 failure_queue=item.failure_queue,
