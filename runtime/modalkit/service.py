@@ -155,10 +155,14 @@ class JobService:
 
     # -- read --------------------------------------------------------------------------------
     def get(self, owner: str, job_id: str) -> Job:
-        job = self.store.get(job_id, self.clock())
+        job = self.store.load(job_id)
         if job is None or job.owner != owner:
+            raise JobNotFound(f"job {job_id} not found (unknown, deleted or not yours)", job_id=job_id)
+        if job.is_expired(self.clock()):
             raise JobNotFound(
-                f"job {job_id} not found (unknown, expired, deleted or not yours)", job_id=job_id
+                f"job {job_id} has expired: jobs and results are kept for"
+                f" {self.deployment.async_result_ttl} s (async_result_ttl)",
+                job_id=job_id,
             )
         return job
 
