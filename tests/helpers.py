@@ -101,6 +101,7 @@ class Proc:
         if self.alive():
             self.signal(signal.SIGKILL)
         self.popen.wait(10)
+        self._fh.close()
 
     def stop(self, timeout: float = 15) -> int:
         if self.alive():

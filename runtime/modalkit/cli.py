@@ -71,6 +71,9 @@ def serve(
         f"modalkit: serving {file} on http://{host}:{port}"
         f" ({workers} worker(s), backend {deployment.backend})"
     )
+    # uvicorn re-raises the stop signal once it has shut down; land it here so serve exits 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    signal.signal(signal.SIGINT, lambda *_: None)
     try:
         uvicorn.run(
             loaded.app,
