@@ -235,6 +235,8 @@ class Lifecycle:
         """Find jobs nobody will finish, and finish or re-enqueue them. Safe to run anywhere, often."""
         now = self.clock() if now is None else now
         report = ReapReport()
+        # Dead letters first: their reason says more than "worker lost".
+        self._drain_dead_letters(now, report)
         lapse = self.deployment.visibility_timeout * 2
         for job in self.store.find(JobStatus.PROCESSING, now - lapse):
             if job.attempts >= self.deployment.max_receive_count:
@@ -243,7 +245,6 @@ class Lifecycle:
                 self._requeue(job, JobStatus.PROCESSING, now, "worker lost: no heartbeat", report)
         for job in self.store.find(JobStatus.PENDING, now - self.deployment.pending_requeue_after):
             self._requeue(job, JobStatus.PENDING, now, job.error, report)
-        self._drain_dead_letters(now, report)
         for job in self.store.purge_expired(now):
             self.blobs.delete([ref for ref in (job.input_ref, job.output_ref) if ref])
             report.purged += 1
