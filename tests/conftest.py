@@ -12,15 +12,15 @@ from tests.helpers import SERVICES, deep_merge
 
 sys.path.insert(0, str(SERVICES))
 
-from _base import JobInput, JobOutput  # noqa: E402
+from _base import JobInput, JobOutput
 
-from modalkit.api.app import create_app  # noqa: E402
-from modalkit.backends.factory import open_backends  # noqa: E402
-from modalkit.inference import InferencePipeline  # noqa: E402
-from modalkit.modalapp import ModalService  # noqa: E402
-from modalkit.modalutils import ModalConfig  # noqa: E402
-from modalkit.service import JobService  # noqa: E402
-from modalkit.settings import Settings  # noqa: E402
+from modalkit.api.app import create_app
+from modalkit.backends.factory import open_backends
+from modalkit.inference import InferencePipeline
+from modalkit.modalapp import ModalService
+from modalkit.modalutils import ModalConfig
+from modalkit.service import JobService
+from modalkit.settings import Settings
 
 
 class Upper(InferencePipeline):

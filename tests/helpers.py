@@ -31,7 +31,11 @@ def free_port() -> int:
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            deep_merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
@@ -130,7 +134,9 @@ def process_env(config: Path, **extra: str) -> dict[str, str]:
 class Server:
     """`modalkit serve FILE` on a free port, ready when /health answers."""
 
-    def __init__(self, service: Path, config: Path, *, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, service: Path, config: Path, *, workers: int = 1, env: dict[str, str] | None = None
+    ) -> None:
         self.service = service
         self.config = config
         self.workers = workers
@@ -163,5 +169,9 @@ class Server:
 
 
 def start_worker(service: Path, config: Path, name: str = "worker", **env: str) -> Proc:
-    return Proc(["worker", str(service)], cwd=config.parent, env=process_env(config, **env),
-                log=config.parent / f"{name}.log")
+    return Proc(
+        ["worker", str(service)],
+        cwd=config.parent,
+        env=process_env(config, **env),
+        log=config.parent / f"{name}.log",
+    )

@@ -25,7 +25,9 @@ def work_one(job_service: JobService, output: str | None = None) -> str:
     assert claimed is not None
     payload = json.loads(life.load_input(claimed) or "{}")
     text = output if output is not None else payload["data"]["text"].upper()
-    assert life.complete(claimed.job, JobOutput.model_validate({"result": {"result": text}}).model_dump_json())
+    assert life.complete(
+        claimed.job, JobOutput.model_validate({"result": {"result": text}}).model_dump_json()
+    )
     job_service.queue.delete([message.receipt])
     return claimed.job.job_id
 

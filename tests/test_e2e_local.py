@@ -24,7 +24,9 @@ def seed_blocks() -> list[str]:
 @pytest.mark.skipif(not SEED_DOC.exists(), reason="shared/seed is not beside this checkout")
 def test_example_is_the_seed_with_one_import_swapped() -> None:
     blocks = seed_blocks()
-    service_code = "".join(blocks[:3]).replace("import modal\n", "from modalkit import modal_compat as modal\n")
+    service_code = "".join(blocks[:3]).replace(
+        "import modal\n", "from modalkit import modal_compat as modal\n"
+    )
     example = SEED_APP.read_text()
     assert ast.dump(ast.parse(example)) == ast.dump(ast.parse(service_code))
     usage = "".join(blocks[3:6])
@@ -98,7 +100,10 @@ def test_workers_apart_from_the_api_share_the_local_store(tmp_path: Path) -> Non
     workers = [start_worker(SERVICES / "echo.py", config, f"w{i}") for i in range(2)]
     try:
         with server.client() as client:
-            ids = [client.post("/async/predict", json={"data": {"text": f"t{i}"}}).json()["job_id"] for i in range(20)]
+            ids = [
+                client.post("/async/predict", json={"data": {"text": f"t{i}"}}).json()["job_id"]
+                for i in range(20)
+            ]
             results = [client.get(f"/async/result/{i}", params={"wait": 20}).json() for i in ids]
         assert [r["result"]["result"] for r in results] == [f"T{i}" for i in range(20)]
     finally:

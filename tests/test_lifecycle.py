@@ -30,10 +30,15 @@ def clock() -> Clock:
 
 @pytest.fixture
 def parts(tmp_path: Path, clock: Clock) -> tuple[Backends, DeploymentConfig, JobService, Lifecycle]:
-    deployment = make_settings(tmp_path, app_settings={"deployment_config": {"retries": 1}}).app_settings.deployment_config
+    deployment = make_settings(
+        tmp_path, app_settings={"deployment_config": {"retries": 1}}
+    ).app_settings.deployment_config
     backends = open_backends(deployment, clock=clock)
-    return backends, deployment, JobService(backends, deployment, clock=clock), Lifecycle(
-        backends, deployment, worker_id="w1", clock=clock
+    return (
+        backends,
+        deployment,
+        JobService(backends, deployment, clock=clock),
+        Lifecycle(backends, deployment, worker_id="w1", clock=clock),
     )
 
 
@@ -138,7 +143,9 @@ def test_reaper_purges_expired_jobs_and_their_blobs(parts, clock: Clock) -> None
 
 
 def test_sqlite_queue_redrives_after_max_receives(tmp_path: Path, clock: Clock) -> None:
-    queue = SqliteQueue(tmp_path / "q.sqlite3", "main", max_receive_count=2, dead_letter_name="dlq", clock=clock)
+    queue = SqliteQueue(
+        tmp_path / "q.sqlite3", "main", max_receive_count=2, dead_letter_name="dlq", clock=clock
+    )
     queue.send("poison")
     for expected in (1, 2):
         [message] = queue.receive(1, 0, 1)

@@ -31,7 +31,8 @@ class JobMachine(RuleBasedStateMachine):
         self.backends = open_backends(self.deployment, clock=lambda: self.now)
         self.service = JobService(self.backends, self.deployment, clock=lambda: self.now)
         self.workers = [
-            Lifecycle(self.backends, self.deployment, worker_id=f"w{i}", clock=lambda: self.now) for i in range(2)
+            Lifecycle(self.backends, self.deployment, worker_id=f"w{i}", clock=lambda: self.now)
+            for i in range(2)
         ]
         self.held: list[tuple[Lifecycle, Claimed]] = []
         self.seen: dict[str, Job] = {}
@@ -107,7 +108,11 @@ class JobMachine(RuleBasedStateMachine):
         for job_id, before in list(self.seen.items()):
             after = self.backends.store.load(job_id)
             if after is None:
-                assert before.is_expired(self.now) or before.status.is_terminal() or before.expires_at <= self.now
+                assert (
+                    before.is_expired(self.now)
+                    or before.status.is_terminal()
+                    or before.expires_at <= self.now
+                )
                 del self.seen[job_id]
                 continue
             if before.status.is_terminal():

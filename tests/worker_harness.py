@@ -38,7 +38,9 @@ class Harness:
             if all(j.status in TERMINAL for j in jobs):
                 return jobs
             if time.monotonic() > deadline:
-                raise AssertionError(f"not terminal after {timeout} s: {[(j.job_id, j.status) for j in jobs]}")
+                raise AssertionError(
+                    f"not terminal after {timeout} s: {[(j.job_id, j.status) for j in jobs]}"
+                )
             time.sleep(0.05)
 
     def wait_for(self, job_id: str, predicate: Any, timeout: float = 20) -> Job:
