@@ -26,7 +26,7 @@ run: $(VENV)/.core
 	$(BIN)/modalkit serve examples/async_uppercase/app.py --port 8000
 
 lint: $(VENV)/.all
-	$(BIN)/ruff check runtime infra tests bench app.py
+	$(BIN)/ruff check .
 
 typecheck: $(VENV)/.all
 	$(BIN)/mypy
