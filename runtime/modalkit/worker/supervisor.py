@@ -63,7 +63,10 @@ class Worker:
         self.stopping = False
         self.stats = WorkerStats()
         self._batch_seq = 0
-        self._prefetched: list[Message] = []
+        # The next batch, received and claimed while the current one runs, so the child never waits.
+        self._next: list[Claimed] = []
+        # A batch already handed to the child (sent the moment the previous one finished).
+        self._dispatched: tuple[list[Claimed], int] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -83,17 +86,18 @@ class Worker:
         log.info("worker ready", extra={"worker": self.worker_id})
         try:
             while not self.stopping:
-                messages = self._prefetched or self._receive(_RECEIVE_WAIT)
-                self._prefetched = []
-                if not messages:
-                    if self.drain:
+                batch, self._next = self._next, []
+                if not batch:
+                    messages = self._receive(_RECEIVE_WAIT)
+                    if not messages and self.drain:
                         break
-                    continue
-                self.run_messages(messages)
+                    batch = self.claim(messages)
+                if batch:
+                    self.run_batch(batch)
         finally:
-            if self._prefetched:
-                self.queue.change_visibility([m.receipt for m in self._prefetched], 0)
-                self._prefetched = []
+            for held in self._next:
+                self.lifecycle.release(held)
+            self._next = []
             self.child.stop()
             log.info(
                 "worker stopped", extra={"batches": self.stats.batches, "completed": self.stats.completed}
@@ -116,7 +120,8 @@ class Worker:
             got += self.queue.receive(size - len(got), remaining, visibility)
         return got
 
-    def run_messages(self, messages: list[Message]) -> None:
+    def claim(self, messages: list[Message]) -> list[Claimed]:
+        """Claim the messages' jobs and load their inputs; ack the messages there is nothing to do for."""
         claimed: list[Claimed] = []
         skipped: list[str] = []
         for message in messages:
@@ -131,20 +136,22 @@ class Worker:
             held.payload = payload
             claimed.append(held)
         self.queue.delete(skipped)
-        if claimed:
-            self.run_batch(claimed)
+        return claimed
 
     def run_batch(self, batch: list[Claimed]) -> None:
         self.stats.batches += 1
-        error = self.child.wait_ready(self.deployment.async_job_timeout)
-        if error:
-            self._finish_all(batch, error)
-            return
-        self._batch_seq += 1
-        batch_id = self._batch_seq
-        items = tuple(Item(c.job.job_id, c.job.model_name, c.payload) for c in batch)
-        self.child.send(RunBatch(batch_id, items))
+        if self._dispatched is not None and self._dispatched[0] is batch:
+            batch_id = self._dispatched[1]
+        else:
+            error = self.child.wait_ready(self.deployment.async_job_timeout)
+            if error:
+                self._finish_all(batch, error)
+                return
+            batch_id = self._dispatch(batch)
+        self._dispatched = None
         started = time.monotonic()
+        if not self._next and not self.stopping and not self.drain:
+            self._next = self.claim(self._receive_now())
         timeout = self.deployment.async_job_timeout
         next_beat = started + self.deployment.heartbeat_every
         last_progress = 0.0
@@ -163,6 +170,9 @@ class Worker:
                 self._child_died(batch, str(died))
                 return
             if isinstance(event, BatchDone) and event.batch_id == batch_id:
+                if self._next and not self.stopping:
+                    # Keep the child busy: hand it the next batch before storing this one's outcomes.
+                    self._dispatched = (self._next, self._dispatch(self._next))
                 self._store_outcomes(batch, event.outcomes, time.monotonic() - started)
                 return
             if isinstance(event, Progress) and event.batch_id == batch_id:
@@ -196,20 +206,30 @@ class Worker:
                 self.queue.delete([held.message.receipt for held in batch])
                 log.info("killed a cancelled batch after its grace period", extra={"jobs": len(batch)})
                 return
-            if not self._prefetched and not self.stopping and not self.drain:
-                self._prefetched = self._receive_now()
+
+    def _dispatch(self, batch: list[Claimed]) -> int:
+        self._batch_seq += 1
+        items = tuple(Item(c.job.job_id, c.job.model_name, c.payload) for c in batch)
+        self.child.send(RunBatch(self._batch_seq, items))
+        return self._batch_seq
 
     def _receive_now(self) -> list[Message]:
         return self.queue.receive(self.batching.max_batch_size, 0, self.deployment.visibility_timeout)
 
     def _heartbeat(self, batch: list[Claimed]) -> set[str]:
         """Extend visibility and bump `updated_at`; return the ids of jobs cancelled or gone."""
-        receipts = [held.message.receipt for held in batch] + [m.receipt for m in self._prefetched]
-        self.queue.change_visibility(receipts, self.deployment.visibility_timeout)
-        seen = self.store.touch([held.job.job_id for held in batch], self.clock(), self.worker_id)
-        return {
+        held = batch + self._next
+        self.queue.change_visibility([h.message.receipt for h in held], self.deployment.visibility_timeout)
+        seen = self.store.touch([h.job.job_id for h in held], self.clock(), self.worker_id)
+        gone = {
             job_id for job_id, job in seen.items() if job is None or job.status is not JobStatus.PROCESSING
         }
+        if gone:
+            # A cancelled job that has not started yet is simply dropped from the next batch.
+            dropped = [h for h in self._next if h.job.job_id in gone]
+            self._next = [h for h in self._next if h.job.job_id not in gone]
+            self.queue.delete([h.message.receipt for h in dropped])
+        return {h.job.job_id for h in batch if h.job.job_id in gone}
 
     # -- endings -----------------------------------------------------------------------------
     def _store_outcomes(self, batch: list[Claimed], outcomes: tuple[Outcome, ...], seconds: float) -> None:
