@@ -199,6 +199,9 @@ def _service_settings(file: Path) -> Settings:
 
 
 def main() -> None:
+    from modalkit.client_cli import register
+
+    register(app)
     app()
 
 
