@@ -216,7 +216,7 @@ class Client:
                 if response.status_code not in TRANSIENT_STATUS:
                     if response.status_code == 307:
                         # A presigned URL: fetch it with no credentials of ours attached.
-                        response = self._http.get(response.headers["location"])
+                        response = self._http.get(response.url.join(response.headers["location"]))
                     if response.status_code >= 400:
                         _raise_for(response, job_id)
                     return response
@@ -335,7 +335,7 @@ class AsyncClient:
                 response = await self._http.send(request)
                 if response.status_code not in TRANSIENT_STATUS:
                     if response.status_code == 307:
-                        response = await self._http.get(response.headers["location"])
+                        response = await self._http.get(response.url.join(response.headers["location"]))
                     if response.status_code >= 400:
                         _raise_for(response, job_id)
                     return response
