@@ -103,6 +103,18 @@ def _raise_for(response: httpx.Response, job_id: str | None) -> None:
     raise family(f"{response.status_code}: {message}", status=response.status_code, job_id=job_id, body=body)
 
 
+def _read_output(response: httpx.Response, job_id: str | None, output_model: type[M] | None) -> Any:
+    """The output in a result (or predict_sync) answer; `JobNotFinished` for 202."""
+    body = response.json()
+    job_id = job_id or str(body.get("job_id", ""))
+    if response.status_code == 202:
+        raise JobNotFinished(
+            f"job {job_id} is {body.get('status')}; wait for it", status=202, job_id=job_id, body=body
+        )
+    output = _terminal_output(body, job_id)
+    return output_model.model_validate(output) if output_model else output
+
+
 def _terminal_output(body: dict[str, Any], job_id: str) -> dict[str, Any]:
     """A 200 body from /async/result: the output, or an error for a failed or cancelled job."""
     status = body.get("status")
@@ -253,15 +265,7 @@ class Client:
     def result(self, job_id: str, wait: float = 0, output_model: type[M] | None = None) -> Any:
         """The output of a finished job; `JobNotFinished` while it runs, `JobFailed`/`JobCancelled` after."""
         response = self._call("GET", f"/async/result/{job_id}", params={"wait": wait}, job_id=job_id)
-        if response.status_code == 202:
-            raise JobNotFinished(
-                f"job {job_id} is {response.json().get('status')}",
-                status=202,
-                job_id=job_id,
-                body=response.json(),
-            )
-        body = _terminal_output(response.json(), job_id)
-        return output_model.model_validate(body) if output_model else body
+        return _read_output(response, job_id, output_model)
 
     def wait(
         self,
@@ -295,11 +299,7 @@ class Client:
 
     def predict_sync(self, input: Any, output_model: type[M] | None = None) -> Any:
         response = self._call("POST", "/predict_sync", input)
-        if response.status_code == 202:
-            job_id = str(response.json()["job_id"])
-            raise JobNotFinished(f"job {job_id} not done in time; wait for it", status=202, job_id=job_id)
-        body = _terminal_output(response.json(), str(response.json().get("job_id", "")))
-        return output_model.model_validate(body) if output_model else body
+        return _read_output(response, None, output_model)
 
 
 class AsyncClient:
@@ -372,15 +372,7 @@ class AsyncClient:
 
     async def result(self, job_id: str, wait: float = 0, output_model: type[M] | None = None) -> Any:
         response = await self._call("GET", f"/async/result/{job_id}", params={"wait": wait}, job_id=job_id)
-        if response.status_code == 202:
-            raise JobNotFinished(
-                f"job {job_id} is {response.json().get('status')}",
-                status=202,
-                job_id=job_id,
-                body=response.json(),
-            )
-        body = _terminal_output(response.json(), job_id)
-        return output_model.model_validate(body) if output_model else body
+        return _read_output(response, job_id, output_model)
 
     async def wait(
         self,
@@ -412,8 +404,4 @@ class AsyncClient:
 
     async def predict_sync(self, input: Any, output_model: type[M] | None = None) -> Any:
         response = await self._call("POST", "/predict_sync", input)
-        if response.status_code == 202:
-            job_id = str(response.json()["job_id"])
-            raise JobNotFinished(f"job {job_id} not done in time; wait for it", status=202, job_id=job_id)
-        body = _terminal_output(response.json(), str(response.json().get("job_id", "")))
-        return output_model.model_validate(body) if output_model else body
+        return _read_output(response, None, output_model)

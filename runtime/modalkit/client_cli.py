@@ -122,9 +122,18 @@ def _wait(client: Client, job_id: str, timeout: float | None, as_json: bool) -> 
     return client.result(job_id)
 
 
-def _guard(action: Callable[[], None]) -> None:
+def _with_client(
+    url: str,
+    api_key: str | None,
+    aws: bool,
+    profile: str | None,
+    region: str | None,
+    action: Callable[[Client], Any],
+) -> None:
+    """Run one client action; a client error becomes one line on stderr and its exit code."""
     try:
-        action()
+        with _client(url, api_key, aws, profile, region) as client:
+            action(client)
     except JobFailed as exc:
         raise _fail(exc.message, EXIT_FAILED) from None
     except JobCancelled as exc:
@@ -152,12 +161,11 @@ def register(app: typer.Typer) -> None:
         """Submit a job and print its id."""
         payload = _read_input(input)
 
-        def go() -> None:
-            with _client(url, api_key, aws, profile, region) as client:
-                job_id = client.submit(payload, idempotency_key=idempotency_key)
+        def go(client: Client) -> None:
+            job_id = client.submit(payload, idempotency_key=idempotency_key)
             typer.echo(json.dumps({"job_id": job_id}) if as_json else job_id)
 
-        _guard(go)
+        _with_client(url, api_key, aws, profile, region, go)
 
     @app.command()
     def status(
@@ -171,11 +179,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show a job's status."""
 
-        def go() -> None:
-            with _client(url, api_key, aws, profile, region) as client:
-                _print(client.status(job_id), as_json)
-
-        _guard(go)
+        _with_client(
+            url, api_key, aws, profile, region, lambda client: _print(client.status(job_id), as_json)
+        )
 
     @app.command()
     def result(
@@ -189,11 +195,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print a finished job's output."""
 
-        def go() -> None:
-            with _client(url, api_key, aws, profile, region) as client:
-                _print(client.result(job_id), as_json)
-
-        _guard(go)
+        _with_client(
+            url, api_key, aws, profile, region, lambda client: _print(client.result(job_id), as_json)
+        )
 
     @app.command()
     def wait(
@@ -208,11 +212,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Wait for a job, showing its status, place in line, progress and elapsed time."""
 
-        def go() -> None:
-            with _client(url, api_key, aws, profile, region) as client:
-                _print(_wait(client, job_id, timeout, as_json), as_json)
-
-        _guard(go)
+        _with_client(
+            url,
+            api_key,
+            aws,
+            profile,
+            region,
+            lambda client: _print(_wait(client, job_id, timeout, as_json), as_json),
+        )
 
     @app.command()
     def cancel(
@@ -226,11 +233,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Cancel a pending or running job."""
 
-        def go() -> None:
-            with _client(url, api_key, aws, profile, region) as client:
-                _print(client.cancel(job_id), as_json)
-
-        _guard(go)
+        _with_client(
+            url, api_key, aws, profile, region, lambda client: _print(client.cancel(job_id), as_json)
+        )
 
     @app.command()
     def run(
@@ -246,9 +251,8 @@ def register(app: typer.Typer) -> None:
         """Submit a job and wait for its output."""
         payload = _read_input(input)
 
-        def go() -> None:
-            with _client(url, api_key, aws, profile, region) as client:
-                job_id = client.submit(payload)
-                _print(_wait(client, job_id, timeout, as_json), as_json)
+        def go(client: Client) -> None:
+            job_id = client.submit(payload)
+            _print(_wait(client, job_id, timeout, as_json), as_json)
 
-        _guard(go)
+        _with_client(url, api_key, aws, profile, region, go)

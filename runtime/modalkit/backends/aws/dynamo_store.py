@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -191,44 +191,32 @@ class DynamoJobStore(JobStore):
                 return KeyBinding(str(data.get("bound_job_id", "")), str(data.get("request_hash", "")))
         return None
 
-    def find(self, status: JobStatus, updated_before: float, limit: int = 100) -> list[Job]:
-        jobs: list[Job] = []
+    def _query_status(self, status: JobStatus, before: float, **extra: Any) -> Iterator[Any]:
+        """Pages of the sparse status index: jobs in `status` with `updated_at` before the bound."""
         with unavailable_on_transient("DynamoDB query"):
-            paginator = self.clients.dynamodb.get_paginator("query")
-            pages = paginator.paginate(
+            yield from self.clients.dynamodb.get_paginator("query").paginate(
                 TableName=self.table,
                 IndexName=STATUS_INDEX,
                 KeyConditionExpression="#status = :s AND updated_at < :t",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":s": {"S": str(status)},
-                    ":t": self._ser.serialize(_to_dynamo(updated_before)),
+                    ":t": self._ser.serialize(_to_dynamo(before)),
                 },
+                **extra,
             )
-            for page in pages:
-                for item in page.get("Items", []):
-                    job = self._job(item)
-                    if job is not None:
-                        jobs.append(job)
-                    if len(jobs) >= limit:
-                        return jobs
+
+    def find(self, status: JobStatus, updated_before: float, limit: int = 100) -> list[Job]:
+        jobs: list[Job] = []
+        for page in self._query_status(status, updated_before):
+            for item in page.get("Items", []):
+                job = self._job(item)
+                if job is not None:
+                    jobs.append(job)
+                if len(jobs) >= limit:
+                    return jobs
         return jobs
 
     def count_ahead(self, job: Job) -> int:
-        total = 0
-        with unavailable_on_transient("DynamoDB query"):
-            paginator = self.clients.dynamodb.get_paginator("query")
-            pages = paginator.paginate(
-                TableName=self.table,
-                IndexName=STATUS_INDEX,
-                KeyConditionExpression="#status = :s AND updated_at < :t",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":s": {"S": str(JobStatus.PENDING)},
-                    ":t": self._ser.serialize(_to_dynamo(job.created_at)),
-                },
-                Select="COUNT",
-            )
-            for page in pages:
-                total += int(page.get("Count", 0))
-        return total
+        pages = self._query_status(JobStatus.PENDING, job.created_at, Select="COUNT")
+        return sum(int(page.get("Count", 0)) for page in pages)
