@@ -112,7 +112,7 @@ def test_workers_apart_from_the_api_share_the_local_store(tmp_path: Path) -> Non
         server.stop()
 
 
-def test_health_over_real_http_is_fast_to_reach(tmp_path: Path) -> None:
+def test_health_is_open_and_routes_need_a_key_over_real_http(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     server = Server(SERVICES / "echo.py", config, workers=0).start()
     try:
