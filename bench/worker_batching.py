@@ -54,12 +54,9 @@ def main() -> None:
     )
     try:
         while True:
-            last = backends.store.load(ids[-1])
-            done = sum(1 for _ in range(1)) if last and last.status in TERMINAL else 0
-            if done:
-                jobs = [backends.store.load(i) for i in ids]
-                if all(j is not None and j.status in TERMINAL for j in jobs):
-                    break
+            jobs = [backends.store.load(i) for i in ids]
+            if all(j is not None and j.status in TERMINAL for j in jobs):
+                break
             time.sleep(0.2)
     finally:
         worker.send_signal(signal.SIGTERM)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,3 +53,10 @@ class Job:
 
 
 JOB_FIELDS = tuple(f.name for f in dataclasses.fields(Job))
+
+
+def check_fields(changes: Mapping[str, Any]) -> None:
+    """Adapters build column and attribute names from these keys: only real fields may pass."""
+    unknown = set(changes) - set(JOB_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown job fields {sorted(unknown)}")

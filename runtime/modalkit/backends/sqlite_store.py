@@ -10,7 +10,7 @@ from typing import Any
 
 from modalkit.backends._sqlite import Database
 from modalkit.errors import AlreadyExists, JobConflict
-from modalkit.job import JOB_FIELDS, Job
+from modalkit.job import JOB_FIELDS, Job, check_fields
 from modalkit.ports import JobStore, KeyBinding
 from modalkit.status import JobStatus
 
@@ -72,9 +72,7 @@ class SqliteJobStore(JobStore):
         changes: Mapping[str, Any],
         expect_updated_at: float | None = None,
     ) -> Job:
-        unknown = set(changes) - set(JOB_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown job fields {sorted(unknown)}")
+        check_fields(changes)
         sets = ", ".join(f"{name} = ?" for name in changes)
         params: list[Any] = [_encode(name, value) for name, value in changes.items()]
         where = f"job_id = ? AND status IN ({', '.join('?' for _ in expect)})"

@@ -10,7 +10,7 @@ from typing import Any
 
 from modalkit.backends.aws.clients import AwsClients, error_code, unavailable_on_transient
 from modalkit.errors import AlreadyExists, JobConflict, PayloadTooLarge
-from modalkit.job import JOB_FIELDS, Job
+from modalkit.job import Job, check_fields
 from modalkit.ports import JobStore, KeyBinding
 from modalkit.status import JobStatus
 
@@ -98,9 +98,7 @@ class DynamoJobStore(JobStore):
         changes: Mapping[str, Any],
         expect_updated_at: float | None = None,
     ) -> Job:
-        unknown = set(changes) - set(JOB_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown job fields {sorted(unknown)}")
+        check_fields(changes)
         names: dict[str, str] = {"#status": "status", "#job_id": "job_id"}
         values: dict[str, Any] = {}
         sets, removes = [], []
