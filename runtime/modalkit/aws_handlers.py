@@ -53,3 +53,46 @@ def dead_letter_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
         )
         lifecycle.dead_lettered(message, time.time(), report)
     return _counts(report)
+
+
+def workers_to_start(backlog: int, active: int, max_workers: int, per_worker: int) -> int:
+    """How many drain-then-exit Batch workers to add for this backlog (never past the maximum)."""
+    if backlog <= 0:
+        return 0
+    wanted = min(max_workers, -(-backlog // per_worker))
+    return max(0, wanted - active)
+
+
+_ACTIVE_BATCH_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
+
+
+def batch_trigger_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """Scheduled (AWS Batch variant): submit workers while the SQS backlog is not empty."""
+    import os
+
+    import boto3
+
+    lifecycle = _lifecycle()
+    backlog = lifecycle.queue.depth()
+    batch = boto3.client("batch")
+    queue = os.environ["MODALKIT_BATCH_JOB_QUEUE"]
+    active = 0
+    for state in _ACTIVE_BATCH_STATES:
+        pages = batch.get_paginator("list_jobs").paginate(jobQueue=queue, jobStatus=state)
+        active += sum(len(page.get("jobSummaryList", [])) for page in pages)
+    start = workers_to_start(
+        backlog,
+        active,
+        int(os.environ.get("MODALKIT_BATCH_MAX_WORKERS", "1")),
+        int(os.environ.get("MODALKIT_BATCH_BACKLOG_PER_WORKER", "8")),
+    )
+    from modalkit.worker.metrics import emit_gauge
+
+    emit_gauge("ActiveWorkers", active)
+    for _ in range(start):
+        batch.submit_job(
+            jobName="modalkit-worker",
+            jobQueue=queue,
+            jobDefinition=os.environ["MODALKIT_BATCH_JOB_DEFINITION"],
+        )
+    return {"backlog": backlog, "active": active, "started": start}

@@ -65,9 +65,17 @@ class AwsConfig(_Block):
     presign_expiry: int = 3600
     api: ApiLimits = Field(default_factory=ApiLimits)
     alarm_email: str | None = None
-    gpu_count: int = 1
-    worker_memory_mib: int | None = None
-    worker_cpu: int | None = None
+    # The service file the Lambda and the worker load (a path relative to the project root).
+    service_file: str | None = None
+    gpu_count: int = Field(default=1, ge=1)
+    worker_memory_mib: int = Field(default=12_288, ge=512)
+    # Target tracking keeps about this many visible messages per running worker.
+    backlog_per_worker: int = Field(default=8, ge=1)
+    log_retention_days: int = Field(default=30, ge=1)
+    # Queues that requests may name as success_queue/failure_queue (the worker may send only there).
+    notify_queues: list[str] = Field(default_factory=list)
+    # Alarm when the oldest queued job has waited longer than this many seconds.
+    max_queue_age: int = Field(default=900, ge=60)
 
 
 class DeploymentConfig(_Block):

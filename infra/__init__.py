@@ -1,0 +1,1 @@
+"""The AWS stack: one small construct per concern, composed and granted in `stack.py`."""
