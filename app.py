@@ -17,12 +17,13 @@ from modalkit.settings import config_files, load_settings
 ROOT = Path(__file__).resolve().parent
 
 
-def build(app: App, root: Path = ROOT) -> ModalkitStack:
+def build(app: App, root: Path = ROOT, *, nag: bool = True) -> ModalkitStack:
     """Add the stack that the config in force describes (raises `ConfigError`)."""
     settings = load_settings()
     config = StackConfig.from_settings(settings, root, config_files())
     stack = ModalkitStack(app, config.stack_name, config=config)
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    if nag:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack
 
 

@@ -72,22 +72,18 @@ class JobsApi(Construct):
             "Validate", validate_request_body=True, validate_request_parameters=True
         )
         self.authorization = apigw.AuthorizationType.IAM if iam_auth else apigw.AuthorizationType.NONE
-        guarded = apigw.MethodOptions(
-            authorization_type=self.authorization, api_key_required=True, request_validator=validator
-        )
         health = self.api.root.add_resource("health").add_method(
             "GET", integration, authorization_type=apigw.AuthorizationType.NONE, request_validator=validator
         )
-        self.api.root.add_method(
-            "ANY",
-            integration,
-            authorization_type=self.authorization,
-            api_key_required=True,
-            request_validator=validator,
-        )
-        self.api.root.add_proxy(
-            default_integration=integration, any_method=True, default_method_options=guarded
-        )
+        proxy = self.api.root.add_proxy(default_integration=integration, any_method=False)
+        for resource in (self.api.root, proxy):
+            resource.add_method(
+                "ANY",
+                integration,
+                authorization_type=self.authorization,
+                api_key_required=True,
+                request_validator=validator,
+            )
 
         plan = self.api.add_usage_plan(
             "UsagePlan",

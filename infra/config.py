@@ -73,7 +73,7 @@ class StackConfig:
         if not deployment.aws.service_file:
             problems.append(f"{prefix}.aws.service_file: required; the path of your service's .py file")
         else:
-            service_file = (project_root / deployment.aws.service_file).resolve()
+            service_file = project_root / deployment.aws.service_file
             if not service_file.is_file():
                 problems.append(f"{prefix}.aws.service_file: {deployment.aws.service_file} does not exist")
         gpu = (deployment.gpu or "").upper()
@@ -81,6 +81,13 @@ class StackConfig:
             problems.append(f"{prefix}.gpu: {deployment.gpu!r} is not one of {', '.join(GPU_INSTANCE_TYPES)}")
         if deployment.container_idle_timeout < 60:
             problems.append(f"{prefix}.container_idle_timeout: at least 60 s on AWS (CloudWatch's period)")
+        outside = [
+            str(p) for p in config_files if p.is_file() and not p.resolve().is_relative_to(project_root)
+        ]
+        if outside:
+            problems.append(
+                f"MODALKIT_CONFIG: {', '.join(outside)} must be inside {project_root} (the image's context)"
+            )
         if deployment.aws.api.burst_limit < deployment.aws.api.rate_limit:
             problems.append(f"{prefix}.aws.api.burst_limit: must be at least rate_limit")
         if problems:
@@ -91,7 +98,7 @@ class StackConfig:
             stack_name=name,
             project_root=project_root,
             service_file=service_file,
-            config_files=tuple(p.resolve() for p in config_files if p.is_file()),
+            config_files=tuple(p.absolute() for p in config_files if p.is_file()),
             deployment=deployment,
             build=settings.app_settings.build_config,
             batching=settings.app_settings.batch_config,

@@ -11,6 +11,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -38,24 +39,33 @@ class EcsGpuWorker(Construct):
         self.cluster = ecs.Cluster(
             self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
         )
+        # A launch template (launch configurations are closed to new accounts) on the GPU-optimized AMI.
+        launch_template = ec2.LaunchTemplate(
+            self,
+            "GpuLaunchTemplate",
+            instance_type=ec2.InstanceType(config.instance_type),
+            machine_image=ecs.EcsOptimizedImage.amazon_linux2(ecs.AmiHardwareType.GPU),
+            require_imdsv2=True,
+            role=iam.Role(self, "InstanceRole", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com")),
+            user_data=ec2.UserData.for_linux(),
+            security_group=ec2.SecurityGroup(self, "Instances", vpc=vpc, allow_all_outbound=True),
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/xvda",
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        200, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3
+                    ),
+                )
+            ],
+        )
         self.instances = autoscaling.AutoScalingGroup(
             self,
             "GpuInstances",
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            instance_type=ec2.InstanceType(config.instance_type),
-            machine_image=ecs.EcsOptimizedImage.amazon_linux2(ecs.AmiHardwareType.GPU),
+            launch_template=launch_template,
             min_capacity=0,
             max_capacity=config.max_workers,
-            require_imdsv2=True,
-            block_devices=[
-                autoscaling.BlockDevice(
-                    device_name="/dev/xvda",
-                    volume=autoscaling.BlockDeviceVolume.ebs(
-                        200, encrypted=True, volume_type=autoscaling.EbsDeviceVolumeType.GP3
-                    ),
-                )
-            ],
         )
         self.capacity = ecs.AsgCapacityProvider(
             self,
