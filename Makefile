@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest bench synth clean
+.PHONY: run test lint typecheck pytest bench synth cost clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,12 @@ pytest: $(VENV)/.all
 test: lint typecheck pytest
 
 bench: $(VENV)/.all
-	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/worker_batching.py
+	$(BIN)/python bench/lambda_init.py
+	$(BIN)/python bench/cost.py
+
+cost: $(VENV)/.all
+	$(BIN)/python bench/cost.py
 
 synth: $(VENV)/.all
 	$(BIN)/python app.py

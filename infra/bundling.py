@@ -30,7 +30,7 @@ class LocalPipBundle:
         self.service_file = service_file
         self.config_files = config_files
 
-    def try_bundle(self, output_dir: str, **options: Any) -> bool:
+    def try_bundle(self, output_dir: str, options: Any = None) -> bool:
         out = Path(output_dir)
         subprocess.run(
             [
