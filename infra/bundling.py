@@ -30,7 +30,9 @@ class LocalPipBundle:
         self.service_file = service_file
         self.config_files = config_files
 
-    def try_bundle(self, output_dir: str, options: Any = None) -> bool:
+    def try_bundle(self, output_dir: str, *options: Any, **keywords: Any) -> bool:
+        # jsii hands the bundling options over as one positional struct; the stubs say keywords.
+        del options, keywords
         out = Path(output_dir)
         subprocess.run(
             [
