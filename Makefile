@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest bench synth cost clean
+.PHONY: run test lint typecheck pytest bench fuzz synth cost clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +37,13 @@ pytest: $(VENV)/.all
 test: lint typecheck pytest
 
 bench: $(VENV)/.all
+	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/worker_batching.py
 	$(BIN)/python bench/lambda_init.py
 	$(BIN)/python bench/cost.py
+
+fuzz: $(VENV)/.all
+	$(BIN)/python bench/fuzz.py
 
 cost: $(VENV)/.all
 	$(BIN)/python bench/cost.py
