@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,14 @@ class JobStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    def batch(self) -> AbstractContextManager[object]:
+        """Group this thread's next calls into one unit of work where the backend can (one SQLite
+        transaction for a worker's whole batch); each call stays atomic on its own either way."""
+        return nullcontext()
+
+    # Long polls re-read a job after these pauses (seconds), then keep the last one.
+    poll_pauses: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0)
+
     # -- shared logic ------------------------------------------------------------------------
     def get(self, job_id: str, now: float) -> Job | None:
         """The record if it exists and has not expired (backend TTL deletion is lazy)."""
@@ -111,15 +120,16 @@ class JobStore(ABC):
         learns of cancels and deletes in the same round trip.
         """
         seen: dict[str, Job | None] = {}
-        for job_id in job_ids:
-            try:
-                seen[job_id] = self.update(
-                    job_id,
-                    expect=(JobStatus.PROCESSING,),
-                    changes={"updated_at": now, "worker": worker},
-                )
-            except JobConflict as lost:
-                seen[job_id] = lost.current
+        with self.batch():
+            for job_id in job_ids:
+                try:
+                    seen[job_id] = self.update(
+                        job_id,
+                        expect=(JobStatus.PROCESSING,),
+                        changes={"updated_at": now, "worker": worker},
+                    )
+                except JobConflict as lost:
+                    seen[job_id] = lost.current
         return seen
 
 

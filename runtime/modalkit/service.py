@@ -22,9 +22,6 @@ from modalkit.status import ACTIVE, TERMINAL, JobStatus
 
 log = get_logger(__name__)
 
-# Long polls re-read the job after these pauses (seconds), then keep the last.
-_WAIT_PAUSES = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
-
 
 def new_job_id() -> str:
     return uuid.uuid4().hex
@@ -175,13 +172,14 @@ class JobService:
     def wait(self, owner: str, job_id: str, timeout: float) -> Job:
         """The job once terminal, or as it stands when `timeout` runs out (long polling)."""
         deadline = time.monotonic() + max(0.0, timeout)
-        pauses = iter(_WAIT_PAUSES)
+        schedule = self.store.poll_pauses
+        pauses = iter(schedule)
         while True:
             job = self.get(owner, job_id)
             remaining = deadline - time.monotonic()
             if job.status in TERMINAL or remaining <= 0:
                 return job
-            time.sleep(min(next(pauses, _WAIT_PAUSES[-1]), remaining))
+            time.sleep(min(next(pauses, schedule[-1]), remaining))
 
     def output(self, job: Job) -> Output:
         """The output of a completed job: inline bytes, or a presigned URL when the store gives one."""

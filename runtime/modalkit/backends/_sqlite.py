@@ -41,8 +41,14 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT: the write lock is taken up front, so no upgrade deadlocks."""
+        """BEGIN IMMEDIATE ... COMMIT: the write lock is taken up front, so no upgrade deadlocks.
+
+        Inside an open transaction (a caller's `batch`), it simply joins it.
+        """
         conn = self.connection()
+        if conn.in_transaction:
+            yield conn
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,14 @@ def _row_to_job(row: sqlite3.Row) -> Job:
 
 
 class SqliteJobStore(JobStore):
+    # Reads are local and cheap: a long poll can look often.
+    poll_pauses = (0.002, 0.005, 0.01, 0.02)
+
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
         self.db = Database(path, synchronous=synchronous, schema=_SCHEMA)
+
+    def batch(self) -> AbstractContextManager[object]:
+        return self.db.transaction()
 
     def create(self, job: Job) -> None:
         values = [_encode(name, getattr(job, name)) for name in JOB_FIELDS]

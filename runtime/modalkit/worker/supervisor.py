@@ -124,6 +124,12 @@ class Worker:
         """Claim the messages' jobs and load their inputs; ack the messages there is nothing to do for."""
         claimed: list[Claimed] = []
         skipped: list[str] = []
+        with self.store.batch():
+            self._claim_into(messages, claimed, skipped)
+        self.queue.delete(skipped)
+        return claimed
+
+    def _claim_into(self, messages: list[Message], claimed: list[Claimed], skipped: list[str]) -> None:
         for message in messages:
             held = self.lifecycle.claim(message)
             if held is None:
@@ -135,8 +141,6 @@ class Worker:
                 continue
             held.payload = payload
             claimed.append(held)
-        self.queue.delete(skipped)
-        return claimed
 
     def run_batch(self, batch: list[Claimed]) -> None:
         self.stats.batches += 1
@@ -235,16 +239,17 @@ class Worker:
     def _store_outcomes(self, batch: list[Claimed], outcomes: tuple[Outcome, ...], seconds: float) -> None:
         by_id = {o.job_id: o for o in outcomes}
         finished: list[Job] = []
-        for held in batch:
-            outcome = by_id.get(held.job.job_id) or Outcome(
-                held.job.job_id, error="the pipeline gave no output"
-            )
-            if outcome.output is not None:
-                if self.lifecycle.complete(held.job, outcome.output):
-                    self.stats.completed += 1
-                    finished.append(held.job)
-            elif self.lifecycle.fail(held.job, outcome.error or "failed"):
-                self.stats.failed += 1
+        with self.store.batch():
+            for held in batch:
+                outcome = by_id.get(held.job.job_id) or Outcome(
+                    held.job.job_id, error="the pipeline gave no output"
+                )
+                if outcome.output is not None:
+                    if self.lifecycle.complete(held.job, outcome.output):
+                        self.stats.completed += 1
+                        finished.append(held.job)
+                elif self.lifecycle.fail(held.job, outcome.error or "failed"):
+                    self.stats.failed += 1
         self.queue.delete([held.message.receipt for held in batch])
         emit_batch_metrics(
             len(batch), len(finished), seconds, [self.clock() - j.created_at for j in finished]
