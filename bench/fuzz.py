@@ -26,7 +26,9 @@ def main() -> None:
             1 for _ in schemathesis.openapi.from_url(f"{server.url}/openapi.json").get_all_operations()
         )
         started = time.monotonic()
-        ran = fuzz(server.url, -(-CASES // operations))
+        ran = 0
+        while ran < CASES:  # small operations (e.g. /health) run out of distinct cases early
+            ran += fuzz(server.url, -(-(CASES - ran) // operations))
         print(f"{ran} cases over {operations} operations in {time.monotonic() - started:.0f} s: no failures")
     finally:
         server.stop()

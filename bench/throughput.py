@@ -100,7 +100,12 @@ def serve(service: str, batch: int, workers: int = 1) -> Served:
         "--workers",
         str(workers),
     ]
-    return Served(args, env, "GET /health")
+    served = Served(args, env, "GET /health")
+    # One job end to end first, so the worker's start-up and model load are not measured.
+    job = httpx.post(f"{served.url}/async/predict", json={"data": {"n": 0}}, headers=KEY).json()["job_id"]
+    warm = httpx.get(f"{served.url}/async/result/{job}", params={"wait": 25}, headers=KEY, timeout=30)
+    warm.raise_for_status()
+    return served
 
 
 @dataclass

@@ -29,6 +29,7 @@ log = get_logger(__name__)
 
 _PROGRESS_EVERY = 0.25
 _RECEIVE_WAIT = 1.0
+_TOP_UP_EVERY = 0.005
 
 
 @dataclass
@@ -154,8 +155,7 @@ class Worker:
             batch_id = self._dispatch(batch)
         self._dispatched = None
         started = time.monotonic()
-        if not self._next and not self.stopping and not self.drain:
-            self._next = self.claim(self._receive_now())
+        self._top_up_next()
         timeout = self.deployment.async_job_timeout
         next_beat = started + self.deployment.heartbeat_every
         last_progress = 0.0
@@ -169,7 +169,8 @@ class Worker:
                 min(next_beat, started + timeout, cancel_deadline or now + 1, stop_deadline or now + 1) - now,
             )
             try:
-                event = self.child.poll(min(wait, 0.2))
+                # While the next batch has room, look for work often, so it leaves full.
+                event = self.child.poll(min(wait, 0.2 if self._next_is_full() else _TOP_UP_EVERY))
             except ChildDied as died:
                 self._child_died(batch, str(died))
                 return
@@ -205,6 +206,7 @@ class Worker:
                     self.child.send(Cancel(tuple(sorted(cancelled))))
                     if cancel_deadline is None and len(cancelled) == len(batch):
                         cancel_deadline = now + self.deployment.cancel_grace
+            self._top_up_next()
             if cancel_deadline is not None and now >= cancel_deadline:
                 self.child.kill()
                 self.queue.delete([held.message.receipt for held in batch])
@@ -217,8 +219,17 @@ class Worker:
         self.child.send(RunBatch(self._batch_seq, items))
         return self._batch_seq
 
-    def _receive_now(self) -> list[Message]:
-        return self.queue.receive(self.batching.max_batch_size, 0, self.deployment.visibility_timeout)
+    def _next_is_full(self) -> bool:
+        return self.stopping or self.drain or len(self._next) >= self.batching.max_batch_size
+
+    def _top_up_next(self) -> None:
+        """Fill the next batch from the queue without waiting (prefetch while the child works)."""
+        if self._next_is_full():
+            return
+        room = self.batching.max_batch_size - len(self._next)
+        messages = self.queue.receive(room, 0, self.deployment.visibility_timeout)
+        if messages:
+            self._next = self._next + self.claim(messages)
 
     def _heartbeat(self, batch: list[Claimed]) -> set[str]:
         """Extend visibility and bump `updated_at`; return the ids of jobs cancelled or gone."""
