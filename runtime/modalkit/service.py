@@ -5,12 +5,14 @@ The HTTP API calls only this; it never touches a store, queue or blob directly.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from modalkit.backends.factory import Backends
 from modalkit.errors import AlreadyExists, IdempotencyConflict, JobConflict, JobNotFound
@@ -21,6 +23,14 @@ from modalkit.settings import DeploymentConfig
 from modalkit.status import ACTIVE, TERMINAL, JobStatus
 
 log = get_logger(__name__)
+
+
+Call = Callable[..., Awaitable[Any]]
+
+
+async def inline(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a store call on the event loop itself (cheap local calls: no thread hop)."""
+    return fn(*args)
 
 
 def new_job_id() -> str:
@@ -169,17 +179,21 @@ class JobService:
             return None
         return self.store.count_ahead(job)
 
-    def wait(self, owner: str, job_id: str, timeout: float) -> Job:
-        """The job once terminal, or as it stands when `timeout` runs out (long polling)."""
+    async def wait(self, owner: str, job_id: str, timeout: float, call: Call = inline) -> Job:
+        """The job once terminal, or as it stands when `timeout` runs out (long polling).
+
+        `call` runs each store read: inline for a local file, in a thread for a network backend.
+        The pauses between reads come from the store (short for SQLite, longer for DynamoDB).
+        """
         deadline = time.monotonic() + max(0.0, timeout)
         schedule = self.store.poll_pauses
         pauses = iter(schedule)
         while True:
-            job = self.get(owner, job_id)
+            job: Job = await call(self.get, owner, job_id)
             remaining = deadline - time.monotonic()
             if job.status in TERMINAL or remaining <= 0:
                 return job
-            time.sleep(min(next(pauses, schedule[-1]), remaining))
+            await asyncio.sleep(min(next(pauses, schedule[-1]), remaining))
 
     def output(self, job: Job) -> Output:
         """The output of a completed job: inline bytes, or a presigned URL when the store gives one."""

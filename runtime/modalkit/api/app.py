@@ -8,6 +8,7 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request, Response, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
@@ -29,7 +30,7 @@ from modalkit.errors import JobNotFound
 from modalkit.job import Job
 from modalkit.loader import SPEC_ATTR, ServiceSpec
 from modalkit.modalapp import ModalService
-from modalkit.service import JobService, Submission
+from modalkit.service import Call, JobService, Submission, inline
 from modalkit.settings import DeploymentConfig
 from modalkit.status import JobStatus
 
@@ -93,11 +94,19 @@ def create_app(
 
     api_key_header = APIKeyHeader(name=authenticator.header, auto_error=False, description="your API key")
 
-    def owner(request: Request, _key: Annotated[str | None, Security(api_key_header)] = None) -> str:
+    # Dependencies are async: a sync one costs a thread hop per request.
+    async def owner(request: Request, _key: Annotated[str | None, Security(api_key_header)] = None) -> str:
         return authenticator.owner(request)
 
+    async def current_service() -> JobService:
+        return holder.get()
+
+    # Local SQLite calls take microseconds: the hot routes make them on the event loop. A network
+    # backend (DynamoDB behind uvicorn) gets a worker thread per call instead.
+    call: Call = inline if deployment.backend == "local" else run_in_threadpool
+
     Owner = Annotated[str, Depends(owner)]
-    Jobs = Annotated[JobService, Depends(holder.get)]
+    Jobs = Annotated[JobService, Depends(current_service)]
     ModelName = Annotated[str | None, Query(description="which model entry runs the job")]
 
     def submission(payload: BaseModel, model_name: str | None) -> Submission:
@@ -127,14 +136,14 @@ def create_app(
         responses={200: {"model": JobAccepted, "description": "replayed Idempotency-Key"}, **_ERRORS},
         tags=["jobs"],
     )
-    def predict_async(
+    async def predict_async(
         payload: input_model,  # type: ignore[valid-type]
         request: Request,
         who: Owner,
         jobs: Jobs,
         model_name: ModelName = None,
     ) -> JSONResponse:
-        job, created = jobs.submit(who, submission(payload, model_name), idempotency(request))
+        job, created = await call(jobs.submit, who, submission(payload, model_name), idempotency(request))
         return accepted(job, created)
 
     # modalkit's own route name, kept for ported clients.
@@ -199,17 +208,17 @@ def create_app(
         responses=_ERRORS,
         tags=["jobs"],
     )
-    def status(job_id: str, who: Owner, jobs: Jobs) -> dict[str, Any]:
-        job = jobs.get(who, job_id)
-        return job_view(job, jobs.queue_position(job))
+    async def status(job_id: str, who: Owner, jobs: Jobs) -> dict[str, Any]:
+        job = await call(jobs.get, who, job_id)
+        return job_view(job, await call(jobs.queue_position, job))
 
-    def render_result(job: Job, jobs: JobService) -> Response:
+    async def render_result(job: Job, jobs: JobService) -> Response:
         if job.status is JobStatus.COMPLETED:
-            out = jobs.output(job)
+            out = await call(jobs.output, job)
             if out.url is not None:
                 return RedirectResponse(out.url, status_code=307)
             return Response(out.body, media_type="application/json")
-        view = job_view(job, jobs.queue_position(job))
+        view = job_view(job, await call(jobs.queue_position, job))
         return JSONResponse(view, status_code=200 if job.status.is_terminal() else 202)
 
     @app.get(
@@ -222,7 +231,7 @@ def create_app(
         },
         tags=["jobs"],
     )
-    def result(
+    async def result(
         job_id: str,
         who: Owner,
         jobs: Jobs,
@@ -232,8 +241,8 @@ def create_app(
         ] = None,
     ) -> Response:
         wait = deployment.result_wait if wait is None else wait
-        job = jobs.wait(who, job_id, wait) if wait > 0 else jobs.get(who, job_id)
-        return render_result(job, jobs)
+        job = await jobs.wait(who, job_id, wait, call)
+        return await render_result(job, jobs)
 
     @app.post(
         "/async/cancel/{job_id}",
@@ -256,16 +265,16 @@ def create_app(
         responses={202: {"model": JobAccepted, "description": "not done in time; poll the job"}, **_ERRORS},
         tags=["sync"],
     )
-    def predict_sync(
+    async def predict_sync(
         payload: input_model,  # type: ignore[valid-type]
         request: Request,
         who: Owner,
         jobs: Jobs,
         model_name: ModelName = None,
     ) -> Response:
-        job, _ = jobs.submit(who, submission(payload, model_name), idempotency(request))
-        done = jobs.wait(who, job.job_id, deployment.sync_timeout)
-        return render_result(done, jobs)
+        job, _ = await call(jobs.submit, who, submission(payload, model_name), idempotency(request))
+        done = await jobs.wait(who, job.job_id, deployment.sync_timeout, call)
+        return await render_result(done, jobs)
 
     install_blob_routes(app, holder)
     return app
