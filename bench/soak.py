@@ -25,8 +25,10 @@ import yaml
 HERE = Path(__file__).resolve().parent
 JOBS = int(os.environ.get("SOAK_JOBS", "20000"))
 BATCH = 100
+# Paced so the run outlives the TTL several times: the file must stop growing once purging starts.
+RATE = float(os.environ.get("SOAK_RATE", "200"))
 KILL_EVERY = (2.0, 4.0)
-TTL = 30
+TTL = 20
 
 
 def rss_kb(pid: int) -> int:
@@ -118,17 +120,17 @@ def main() -> None:
     with httpx.Client(base_url=url, headers={"x-api-key": "soak-key"}, timeout=60) as client:
         started = time.monotonic()
         while True:
-            if len(submitted) < JOBS:
+            if len(submitted) < JOBS and len(submitted) <= RATE * (time.monotonic() - started):
                 batch = [{"data": {"n": len(submitted) + i}} for i in range(BATCH)]
                 response = client.post("/async/predict_batch", json=batch)
                 response.raise_for_status()
                 submitted += [j["job_id"] for j in response.json()["jobs"]]
             else:
-                time.sleep(0.5)
+                time.sleep(0.05)
             done = finished()
             if "after 1000" not in samples and done >= 1000:
                 sample("after 1000")
-            if not sizes or done - sizes[-1][0] >= 2500:
+            if not sizes or done - sizes[-1][0] >= 2000:
                 wal = data / "jobs.sqlite3-wal"
                 sizes.append(
                     (
