@@ -144,6 +144,9 @@ class Message:
 class TaskQueue(ABC):
     """A queue with SQS semantics: visibility timeout, receive count, dead letters."""
 
+    # How often a busy worker looks for more work to fill its next batch (each look is a request).
+    prefetch_every: float = 1.0
+
     @abstractmethod
     def send(self, body: str, delay: float = 0) -> str:
         """Enqueue one message; return its id."""

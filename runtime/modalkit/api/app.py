@@ -65,9 +65,6 @@ class JobServiceHolder:
                     self._service = JobService(open_backends(self._deployment), self._deployment)
         return self._service
 
-    def set(self, service: JobService) -> None:
-        self._service = service
-
 
 def create_app(
     service_cls: type[ModalService],

@@ -29,6 +29,9 @@ _POLL_PAUSES = (0.001, 0.002, 0.005, 0.01)
 
 
 class SqliteQueue(TaskQueue):
+    # A look is one local read, so a busy worker can look every few milliseconds.
+    prefetch_every = 0.005
+
     def __init__(
         self,
         path: str | Path | Database,

@@ -29,7 +29,6 @@ log = get_logger(__name__)
 
 _PROGRESS_EVERY = 0.25
 _RECEIVE_WAIT = 1.0
-_TOP_UP_EVERY = 0.005
 
 
 @dataclass
@@ -156,6 +155,7 @@ class Worker:
         self._dispatched = None
         started = time.monotonic()
         self._top_up_next()
+        next_top_up = started + self.queue.prefetch_every
         timeout = self.deployment.async_job_timeout
         next_beat = started + self.deployment.heartbeat_every
         last_progress = 0.0
@@ -170,7 +170,7 @@ class Worker:
             )
             try:
                 # While the next batch has room, look for work often, so it leaves full.
-                event = self.child.poll(min(wait, 0.2 if self._next_is_full() else _TOP_UP_EVERY))
+                event = self.child.poll(min(wait, 0.2 if self._next_is_full() else self.queue.prefetch_every))
             except ChildDied as died:
                 self._child_died(batch, str(died))
                 return
@@ -206,7 +206,9 @@ class Worker:
                     self.child.send(Cancel(tuple(sorted(cancelled))))
                     if cancel_deadline is None and len(cancelled) == len(batch):
                         cancel_deadline = now + self.deployment.cancel_grace
-            self._top_up_next()
+            if now >= next_top_up:
+                next_top_up = now + self.queue.prefetch_every
+                self._top_up_next()
             if cancel_deadline is not None and now >= cancel_deadline:
                 self.child.kill()
                 self.queue.delete([held.message.receipt for held in batch])
