@@ -9,6 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.functions import python_function
 from infra.nag import accept
 from modalkit.settings import ApiLimits
 
@@ -28,19 +29,16 @@ class JobsApi(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "Handler",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.ARM_64,
-            handler=HANDLER,
             code=code,
-            memory_size=1024,
+            handler=HANDLER,
+            environment=environment,
+            log_retention=log_retention,
+            memory_mib=1024,
             # Long polls stop at 25 s; API Gateway gives up at 29 s.
             timeout=Duration.seconds(29),
-            environment=environment,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=logs.LogGroup(self, "HandlerLogs", retention=log_retention),
         )
         access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention)
         self.api = apigw.RestApi(

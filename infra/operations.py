@@ -11,29 +11,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-
-def ops_function(
-    scope: Construct,
-    construct_id: str,
-    *,
-    code: lambda_.Code,
-    handler: str,
-    environment: dict[str, str],
-    log_retention: logs.RetentionDays,
-) -> lambda_.Function:
-    return lambda_.Function(
-        scope,
-        construct_id,
-        runtime=lambda_.Runtime.PYTHON_3_12,
-        architecture=lambda_.Architecture.ARM_64,
-        handler=handler,
-        code=code,
-        memory_size=512,
-        timeout=Duration.minutes(2),
-        environment=environment,
-        tracing=lambda_.Tracing.ACTIVE,
-        log_group=logs.LogGroup(scope, f"{construct_id}Logs", retention=log_retention),
-    )
+from infra.functions import python_function
 
 
 class Operations(Construct):
@@ -49,7 +27,7 @@ class Operations(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_handler = ops_function(
+        self.dead_letter_handler = python_function(
             self,
             "DeadLetters",
             code=code,
@@ -58,7 +36,7 @@ class Operations(Construct):
             log_retention=log_retention,
         )
         self.dead_letter_handler.add_event_source(sources.SqsEventSource(dead_letter_queue, batch_size=10))
-        self.reaper = ops_function(
+        self.reaper = python_function(
             self,
             "Reaper",
             code=code,

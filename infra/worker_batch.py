@@ -15,8 +15,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import StackConfig
+from infra.functions import python_function
 from infra.nag import accept
-from infra.operations import ops_function
 from infra.worker_image import worker_command, worker_environment, worker_image, worker_secrets
 
 
@@ -70,7 +70,7 @@ class BatchGpuWorker(Construct):
         self.job_definition = batch.EcsJobDefinition(
             self, "Job", container=self.container, retry_attempts=1, timeout=Duration.hours(24)
         )
-        self.trigger = ops_function(
+        self.trigger = python_function(
             self,
             "Trigger",
             code=code,

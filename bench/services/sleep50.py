@@ -2,25 +2,9 @@
 
 import time
 
-from pydantic import BaseModel
+from _bench import Response, build
 
-from modalkit import modal_compat as modal
 from modalkit.inference import InferencePipeline
-from modalkit.iomodel import AsyncInputModel, AsyncOutputModel
-from modalkit.modalapp import ModalService, create_web_endpoints
-from modalkit.modalutils import ModalConfig
-
-
-class Item(BaseModel):
-    n: int
-
-
-class Request(AsyncInputModel):
-    data: Item
-
-
-class Response(AsyncOutputModel):
-    n: int
 
 
 class Sleep50(InferencePipeline):
@@ -35,18 +19,4 @@ class Sleep50(InferencePipeline):
         return [Response(n=n) for n in raw]
 
 
-config = ModalConfig()
-app = modal.App(name=config.app_name)
-
-
-@app.cls(**config.get_app_cls_settings())
-class Service(ModalService):
-    inference_implementation = Sleep50
-    model_name: str = modal.parameter(default="sleep50")
-    modal_utils: ModalConfig = config
-
-
-@app.function(**config.get_handler_settings())
-@modal.asgi_app()
-def web_endpoints():
-    return create_web_endpoints(app_cls=Service, input_model=Request, output_model=Response)
+app, web_endpoints = build(Sleep50, "sleep50")
